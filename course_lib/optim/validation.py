@@ -28,7 +28,9 @@ def check_non_negative(name: str, value: float | torch.Tensor) -> None:
         raise ValueError(f"Invalid {name} value: {value!r}; {name} must be a finite number >= 0")
 
 
-def check_unit_interval(name: str, value: float | torch.Tensor, *, closed_right: bool = False) -> None:
+def check_unit_interval(
+    name: str, value: float | torch.Tensor, *, closed_right: bool = False
+) -> None:
     """Require ``0 <= value < 1`` (or ``<= 1`` with ``closed_right``): betas, alpha, dampening."""
     v = _as_float(name, value)
     upper_ok = v <= 1.0 if closed_right else v < 1.0

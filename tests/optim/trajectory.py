@@ -204,7 +204,9 @@ def assert_same_trajectory(
         for name, s_ours, s_ref in zip(names, our_state[t], ref_state[t], strict=True):
             keys = state_keys if state_keys is not None else list(s_ref)
             if not s_ref:
-                assert not s_ours, f"step {t + 1}: {name!r} has state {list(s_ours)}, torch has none"
+                assert not s_ours, (
+                    f"step {t + 1}: {name!r} has state {list(s_ours)}, torch has none"
+                )
             for key in keys:
                 if key not in s_ref:
                     continue

@@ -1,0 +1,22 @@
+"""The ``course`` command: one name for readers, students and instructors.
+
+Sub-commands are added by the parts of the course that own them; this module only assembles
+the group, so importing it stays cheap (torch is imported inside the commands that need it).
+"""
+
+from __future__ import annotations
+
+import click
+
+from course_lib import __version__
+from course_lib.cli.env import formats, info
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="course")
+def main() -> None:
+    """Optimization for Deep Learning: the course's command-line tool."""
+
+
+main.add_command(info)
+main.add_command(formats)
