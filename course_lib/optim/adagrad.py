@@ -14,18 +14,14 @@ import torch
 from torch import Tensor
 
 from course_lib.optim.base import CourseOptimizer, Impl, ParamsT, use_foreach
+from course_lib.optim.state import TorchKeyedState, host_value, new_scalar
 from course_lib.optim.validation import check_non_negative
 
 __all__ = ["Adagrad", "AdagradState", "adagrad"]
 
 
-def _step_dtype() -> torch.dtype:
-    # torch keeps ``step`` as a CPU float tensor: float64 only when that is the default dtype.
-    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
-
-
 @dataclass
-class AdagradState:
+class AdagradState(TorchKeyedState):
     """State of one parameter; the fields are torch's state keys.
 
     Attributes:
@@ -40,18 +36,11 @@ class AdagradState:
     def init(cls, param: Tensor, initial_accumulator_value: float = 0.0) -> AdagradState:
         """Fresh state: :math:`t = 0`, :math:`G_0` = ``initial_accumulator_value`` everywhere."""
         return cls(
-            step=torch.tensor(0.0, dtype=_step_dtype()),
-            sum=torch.full_like(param, initial_accumulator_value, memory_format=torch.preserve_format),
+            step=new_scalar(0.0),
+            sum=torch.full_like(
+                param, initial_accumulator_value, memory_format=torch.preserve_format
+            ),
         )
-
-    @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> AdagradState:
-        """Read the state that ``optimizer.state[p]`` holds (ours or torch's)."""
-        return cls(step=state["step"], sum=state["sum"])
-
-    def to_dict(self) -> dict[str, Tensor]:
-        """The entries to store in ``optimizer.state[p]``."""
-        return {"step": self.step, "sum": self.sum}
 
 
 def adagrad(
@@ -105,7 +94,7 @@ def _adagrad_readable(
 ) -> None:
     for theta, g, state in zip(params, grads, states, strict=True):
         state.step.add_(1)  # in place: the tensor in optimizer.state[p] is this one
-        t = state.step.item()  # a CPU tensor: no device sync
+        t = host_value(state.step)  # a CPU tensor: no device sync
         g = -g if maximize else g
         if weight_decay != 0:
             g = g.add(theta, alpha=weight_decay)  # g_t <- g_t + lambda theta_{t-1}
@@ -227,7 +216,7 @@ class Adagrad(CourseOptimizer):
         # Very old state dicts stored ``step`` as a number.
         for s in self.state.values():
             if "step" in s and not torch.is_tensor(s["step"]):
-                s["step"] = torch.tensor(float(s["step"]), dtype=_step_dtype())
+                s["step"] = new_scalar(float(s["step"]))
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         for p in params:

@@ -14,18 +14,14 @@ import torch
 from torch import Tensor
 
 from course_lib.optim.base import CourseOptimizer, Impl, ParamsT, use_foreach
+from course_lib.optim.state import TorchKeyedState, new_scalar
 from course_lib.optim.validation import check_non_negative
 
 __all__ = ["RMSprop", "RMSpropState", "rmsprop"]
 
 
-def _step_dtype() -> torch.dtype:
-    # torch keeps ``step`` as a CPU float tensor: float64 only when that is the default dtype.
-    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
-
-
 @dataclass
-class RMSpropState:
+class RMSpropState(TorchKeyedState):
     r"""State of one parameter; the fields are torch's state keys.
 
     Attributes:
@@ -48,31 +44,11 @@ class RMSpropState:
             return torch.zeros_like(param, memory_format=torch.preserve_format)
 
         return cls(
-            step=torch.zeros((), dtype=_step_dtype()),
+            step=new_scalar(0.0),
             square_avg=zeros(),
             momentum_buffer=zeros() if momentum > 0 else None,
             grad_avg=zeros() if centered else None,
         )
-
-    @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> RMSpropState:
-        """Read the state that ``optimizer.state[p]`` holds (ours or torch's)."""
-        return cls(
-            step=state["step"],
-            square_avg=state["square_avg"],
-            momentum_buffer=state.get("momentum_buffer"),
-            grad_avg=state.get("grad_avg"),
-        )
-
-    def to_dict(self) -> dict[str, Tensor]:
-        """The entries to store in ``optimizer.state[p]``: torch's keys, the optional ones only
-        when present."""
-        out = {"step": self.step, "square_avg": self.square_avg}
-        if self.momentum_buffer is not None:
-            out["momentum_buffer"] = self.momentum_buffer
-        if self.grad_avg is not None:
-            out["grad_avg"] = self.grad_avg
-        return out
 
 
 def rmsprop(
@@ -282,7 +258,7 @@ class RMSprop(CourseOptimizer):
             group.setdefault("maximize", False)
         for s in self.state.values():  # very old state dicts stored ``step`` as a number
             if "step" in s and not torch.is_tensor(s["step"]):
-                s["step"] = torch.tensor(float(s["step"]), dtype=_step_dtype())
+                s["step"] = new_scalar(float(s["step"]))
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         momentum, centered = group["momentum"], group["centered"]

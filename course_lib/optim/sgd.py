@@ -17,13 +17,14 @@ import torch
 from torch import Tensor
 
 from course_lib.optim.base import CourseOptimizer, Impl, ParamsT, use_foreach
+from course_lib.optim.state import TorchKeyedState
 from course_lib.optim.validation import check_non_negative
 
 __all__ = ["SGD", "SGDState", "sgd"]
 
 
 @dataclass
-class SGDState:
+class SGDState(TorchKeyedState):
     """State of one parameter; the field is torch's state key.
 
     Attributes:
@@ -32,15 +33,6 @@ class SGDState:
     """
 
     momentum_buffer: Tensor | None = None
-
-    @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> SGDState:
-        """Read the state that ``optimizer.state[p]`` holds (ours or torch's)."""
-        return cls(momentum_buffer=state.get("momentum_buffer"))
-
-    def to_dict(self) -> dict[str, Tensor]:
-        """The entries to store in ``optimizer.state[p]``: torch's keys, nothing else."""
-        return {} if self.momentum_buffer is None else {"momentum_buffer": self.momentum_buffer}
 
 
 def sgd(
@@ -143,10 +135,7 @@ def _sgd_foreach(
         for i, b in enumerate(bufs):
             if b is None:
                 bufs[i] = states[i].momentum_buffer = grads[i].detach().clone()
-        if nesterov:
-            grads = torch._foreach_add(grads, bufs, alpha=momentum)
-        else:
-            grads = bufs
+        grads = torch._foreach_add(grads, bufs, alpha=momentum) if nesterov else bufs
     torch._foreach_add_(params, grads, alpha=-lr)
 
 

@@ -34,7 +34,7 @@ def check_unit_interval(
     """Require ``0 <= value < 1`` (or ``<= 1`` with ``closed_right``): betas, alpha, dampening."""
     v = _as_float(name, value)
     upper_ok = v <= 1.0 if closed_right else v < 1.0
-    if not (0.0 <= v and upper_ok):
+    if not (v >= 0.0 and upper_ok):
         bracket = "]" if closed_right else ")"
         raise ValueError(f"Invalid {name} value: {value!r}; {name} must lie in [0, 1{bracket}")
 

@@ -128,7 +128,11 @@ def run_trajectory(
     for t in range(steps):
         by_name = dict(zip(names, leaves, strict=True))
 
-        def closure(by_name: dict[str, torch.Tensor] = by_name, t: int = t) -> torch.Tensor:
+        def closure(
+            by_name: dict[str, torch.Tensor] = by_name,
+            t: int = t,
+            opt: torch.optim.Optimizer = opt,
+        ) -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
             loss = objective(by_name, t)
             loss.backward()
@@ -204,9 +208,7 @@ def assert_same_trajectory(
         for name, s_ours, s_ref in zip(names, our_state[t], ref_state[t], strict=True):
             keys = state_keys if state_keys is not None else list(s_ref)
             if not s_ref:
-                assert not s_ours, (
-                    f"step {t + 1}: {name!r} has state {list(s_ours)}, torch has none"
-                )
+                assert not s_ours, f"step {t + 1}: {name!r} has state {list(s_ours)}, ref has none"
             for key in keys:
                 if key not in s_ref:
                     continue
