@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from course_lib.optim.base import CourseOptimizer, Impl, ParamsT, use_foreach
-from course_lib.optim.state import TorchKeyedState, as_float, host_value, new_scalar, scalar_list
+from course_lib.optim.state import TorchKeyedState, as_float, host_value, new_scalar
 from course_lib.optim.validation import check_betas, check_non_negative
 
 __all__ = ["Adam", "AdamState", "AdamW", "adam"]
@@ -182,7 +182,7 @@ def _adam_foreach(
     denom = torch._foreach_sqrt(v)
     torch._foreach_div_(denom, bias_correction2_sqrt)
     torch._foreach_add_(denom, eps)
-    torch._foreach_addcdiv_(params, exp_avgs, denom, scalar_list(step_sizes))
+    torch._foreach_addcdiv_(params, exp_avgs, denom, step_sizes)
 
 
 class Adam(CourseOptimizer):
@@ -213,8 +213,9 @@ class Adam(CourseOptimizer):
 
     Args:
         params: parameters or parameter groups.
-        lr: learning rate :math:`\eta`.
-        betas: :math:`(\beta_1, \beta_2)`, each in [0, 1).
+        lr: learning rate :math:`\eta`; a one-element tensor is read as a Python float (torch
+            computes with the tensor, so a float32 one rounds its bias corrections to float32).
+        betas: :math:`(\beta_1, \beta_2)`, each in [0, 1); both floats or both tensors.
         eps: :math:`\epsilon`.
         weight_decay: :math:`\lambda`.
         amsgrad: use the running maximum of :math:`v_t` (Reddi et al., 2018).

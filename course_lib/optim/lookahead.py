@@ -175,7 +175,7 @@ class Lookahead(torch.optim.Optimizer):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict` (inner state, slow weights, counter, k, alpha).
+        """Restore what :meth:`state_dict` saved: inner state, slow weights, counter, k, alpha.
 
         Raises:
             ValueError: if the number of saved slow weights does not match the parameters.

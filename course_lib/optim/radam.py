@@ -20,7 +20,7 @@ from torch import Tensor
 
 from course_lib.optim.adam import check_adam_family
 from course_lib.optim.base import CourseOptimizer, Impl, ParamsT, use_foreach
-from course_lib.optim.state import TorchKeyedState, as_float, host_value, new_scalar, scalar_list
+from course_lib.optim.state import TorchKeyedState, as_float, host_value, new_scalar
 
 __all__ = ["RAdam", "RAdamState", "radam", "rectification", "sma_length"]
 
@@ -60,7 +60,6 @@ def rectification(t: float, beta2: float) -> float:
     rho_t = sma_length(t, beta2)
     if not rho_t > RHO_THRESHOLD:
         return 0.0
-    # ** 0.5 rather than math.sqrt: t may be a 0-d tensor under torch.compile.
     return ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
 
 
@@ -161,7 +160,7 @@ def _radam_readable(
             l_t = (1 - beta2**t) ** 0.5 / (s.exp_avg_sq.sqrt() + eps)
             theta.sub_(lr * r_t * m_hat * l_t)
         else:
-            # Variance of 1/sqrt(v) is intractable this early: momentum-SGD step.
+            # Too few effective samples in v_t to trust 1/sqrt(v_t) yet: momentum-SGD step.
             theta.sub_(lr * m_hat)
 
 
@@ -202,13 +201,15 @@ def _radam_foreach(
     if adaptive:
         denom = torch._foreach_sqrt([exp_avg_sqs[i] for i in adaptive])
         torch._foreach_add_(denom, eps)
-        sizes = [-lr * rects[i] * (1 - beta2 ** ts[i]) ** 0.5 / (1 - beta1 ** ts[i]) for i in adaptive]
+        sizes = [
+            -lr * rects[i] * (1 - beta2 ** ts[i]) ** 0.5 / (1 - beta1 ** ts[i]) for i in adaptive
+        ]
         adaptive_params = [params[i] for i in adaptive]
         adaptive_exp_avgs = [exp_avgs[i] for i in adaptive]
-        torch._foreach_addcdiv_(adaptive_params, adaptive_exp_avgs, denom, scalar_list(sizes))
+        torch._foreach_addcdiv_(adaptive_params, adaptive_exp_avgs, denom, sizes)
     if plain:
         sizes = [-lr / (1 - beta1 ** ts[i]) for i in plain]
-        update = torch._foreach_mul([exp_avgs[i] for i in plain], scalar_list(sizes))
+        update = torch._foreach_mul([exp_avgs[i] for i in plain], sizes)
         torch._foreach_add_([params[i] for i in plain], update)
 
 
@@ -236,6 +237,8 @@ class RAdam(CourseOptimizer):
       first rectified step is :math:`t = 6` here and :math:`t = 5` in the paper.
     * Before the switch the step is :math:`\eta\hat m_t`, un-normalised: its size scales with
       the gradient, unlike Adam's.
+    * :math:`\rho_t < \rho_\infty`, so with :math:`\beta_2 \le 2/3` (:math:`\rho_\infty \le 5`)
+      the switch never comes and RAdam is momentum SGD throughout.
     * :math:`\epsilon` is added to :math:`\sqrt{v_t}` before the bias correction, i.e. the
       denominator is :math:`\sqrt{\hat v_t} + \epsilon/\sqrt{1-\beta_2^t}` (Adam's is
       :math:`\sqrt{\hat v_t} + \epsilon`).

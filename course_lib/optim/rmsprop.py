@@ -200,9 +200,9 @@ class RMSprop(CourseOptimizer):
       :math:`\eta / \sqrt{1 - \alpha}` per coordinate: ten times ``lr`` at ``alpha = 0.99``.
     * The momentum buffer starts at zero (unlike SGD's) and accumulates the *normalised*
       gradient; ``lr`` multiplies the buffer, so an lr change takes effect at once.
-    * Like torch, only ``alpha >= 0`` is checked (``alpha >= 1`` is accepted, and stalls or
-      diverges), and ``maximize`` is keyword-only here because torch's eighth positional
-      argument is ``capturable``.
+    * Like torch, only ``alpha >= 0`` is checked: ``alpha >= 1`` is accepted (and then
+      :math:`v_t` never grows, or turns negative). ``maximize`` is keyword-only here because
+      torch's eighth positional argument is ``capturable``.
 
     Args:
         params: parameters or parameter groups.
@@ -264,19 +264,13 @@ class RMSprop(CourseOptimizer):
         momentum, centered = group["momentum"], group["centered"]
         states = []
         for p in params:
-            if not self.state[p]:
-                self.state[p].update(
-                    RMSpropState.init(p, momentum=momentum, centered=centered).to_dict()
-                )
-            state = RMSpropState.from_dict(self.state[p])
-            # A group switched to momentum or centering after its state was made: start the new
-            # average at zero (torch would fail with a KeyError here).
-            if momentum > 0 and state.momentum_buffer is None:
-                state.momentum_buffer = torch.zeros_like(p, memory_format=torch.preserve_format)
-            if centered and state.grad_avg is None:
-                state.grad_avg = torch.zeros_like(p, memory_format=torch.preserve_format)
-            self.state[p].update(state.to_dict())
-            states.append(state)
+            raw = self.state[p]
+            if not raw:
+                raw.update(RMSpropState.init(p, momentum=momentum, centered=centered).to_dict())
+            for key, wanted in (("momentum_buffer", momentum > 0), ("grad_avg", centered)):
+                if wanted and key not in raw:  # switched on after step 1 (torch: KeyError)
+                    raw[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            states.append(RMSpropState.from_dict(raw))
         rmsprop(
             params,
             [p.grad for p in params],

@@ -156,10 +156,11 @@ class SGD(CourseOptimizer):
 
     Semantics that trip people up:
 
-    * The first momentum buffer is the raw (decayed) gradient, :math:`b_1 = g_1`: dampening
-      starts at step 2. A buffer started at zero would instead give :math:`(1-\tau) g_1`.
+    * The first momentum buffer is the gradient itself (after weight decay), :math:`b_1 = g_1`:
+      dampening starts at step 2. A buffer started at zero would instead give :math:`(1-\tau) g_1`.
     * This is the "PyTorch" form of momentum, with :math:`\eta` outside the buffer; the
-      Sutskever form :math:`b_t = \mu b_{t-1} + \eta g_t` matches it only for a constant lr.
+      Sutskever form :math:`b_t = \mu b_{t-1} + \eta g_t` matches it only for a constant lr
+      and no dampening.
     * ``weight_decay`` is an L2 penalty added to the gradient, so it also enters the buffer.
     * Nesterov needs ``momentum > 0`` and ``dampening == 0``; ``dampening`` itself is not
       range-checked (as in torch).

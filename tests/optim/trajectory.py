@@ -178,6 +178,7 @@ def assert_same_trajectory(
     use_closure: bool = False,
     reload_at: int | None = None,
     state_keys: Sequence[str] | None = None,
+    reload_reference: bool = False,
 ) -> None:
     """Assert that ``ours`` follows ``reference`` step by step, parameters and state.
 
@@ -191,8 +192,12 @@ def assert_same_trajectory(
         use_closure: drive ``ours`` through a closure (the reference uses plain backward).
         reload_at: round-trip ``ours`` through ``state_dict`` after this many steps.
         state_keys: state entries to compare; by default every key the reference keeps.
+        reload_reference: round-trip the reference too, at ``reload_at``; for references whose
+            reload changes the maths (torch's NAdam casts its float32 ``mu_product`` to the
+            parameter dtype when loading a state dict).
     """
-    ref_traj, ref_state = run_trajectory(reference, groups, steps)
+    ref_reload = reload_at if reload_reference else None
+    ref_traj, ref_state = run_trajectory(reference, groups, steps, reload_at=ref_reload)
     our_traj, our_state = run_trajectory(
         ours, groups, steps, use_closure=use_closure, reload_at=reload_at
     )
