@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from course_lib.optim import compiled
 from course_lib.optim.base import CourseOptimizer, Impl, ParamsT, use_foreach
 from course_lib.optim.state import TorchKeyedState, host_value, new_scalar
 from course_lib.optim.validation import check_non_negative
@@ -172,12 +173,15 @@ class Adagrad(CourseOptimizer):
         initial_accumulator_value: starting value :math:`G_0` of the accumulator.
         eps: :math:`\epsilon`, added to :math:`\sqrt{G_t}` for numerical stability.
         maximize: maximise the objective instead of minimising it.
-        impl: ``"readable"`` (per-tensor loop) or ``"foreach"`` (multi-tensor kernels).
+        impl: ``"readable"`` (per-tensor loop), ``"foreach"`` (multi-tensor kernels) or
+            ``"compiled"`` (one fused loop per tensor, see :mod:`course_lib.optim.compiled`).
 
     Raises:
         ValueError: if any of ``lr``, ``lr_decay``, ``weight_decay``,
             ``initial_accumulator_value``, ``eps`` is negative; the message names it.
     """
+
+    impls = ("readable", "foreach", "compiled")
 
     def __init__(
         self,
@@ -224,14 +228,15 @@ class Adagrad(CourseOptimizer):
                 init = AdagradState.init(p, self.defaults["initial_accumulator_value"])
                 self.state[p].update(init.to_dict())
         states = [AdagradState.from_dict(self.state[p]) for p in params]
-        adagrad(
-            params,
-            [p.grad for p in params],
-            states,
+        hyper: dict[str, Any] = dict(
             lr=group["lr"],
             lr_decay=group["lr_decay"],
             weight_decay=group["weight_decay"],
             eps=group["eps"],
             maximize=group["maximize"],
-            foreach=use_foreach(self.impl, params),
         )
+        grads = [p.grad for p in params]
+        if self.impl == "compiled" and True:
+            compiled.adagrad(params, grads, states, **hyper)
+        else:
+            adagrad(params, grads, states, **hyper, foreach=use_foreach(self.impl, params))

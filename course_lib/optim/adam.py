@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from course_lib.optim import compiled
 from course_lib.optim.base import CourseOptimizer, Impl, ParamsT, use_foreach
 from course_lib.optim.state import TorchKeyedState, as_float, host_value, new_scalar
 from course_lib.optim.validation import check_betas, check_non_negative
@@ -221,11 +222,14 @@ class Adam(CourseOptimizer):
         amsgrad: use the running maximum of :math:`v_t` (Reddi et al., 2018).
         maximize: maximise the objective instead of minimising it.
         decoupled_weight_decay: decay the parameters directly (this makes it AdamW).
-        impl: ``"readable"`` or ``"foreach"``.
+        impl: ``"readable"``, ``"foreach"`` or ``"compiled"``
+            (see :mod:`course_lib.optim.compiled`).
 
     Raises:
         ValueError: on a negative ``lr``, ``eps`` or ``weight_decay``, or a beta outside [0, 1).
     """
+
+    impls = ("readable", "foreach", "compiled")
 
     def __init__(
         self,
@@ -273,10 +277,7 @@ class Adam(CourseOptimizer):
                 raise RuntimeError("amsgrad was switched on after the first step; torch fails too")
             states.append(AdamState.from_dict(raw))
         beta1, beta2 = group["betas"]
-        adam(
-            params,
-            [p.grad for p in params],
-            states,
+        hyper: dict[str, Any] = dict(
             lr=as_float(group["lr"]),
             beta1=as_float(beta1),
             beta2=as_float(beta2),
@@ -285,8 +286,12 @@ class Adam(CourseOptimizer):
             amsgrad=amsgrad,
             maximize=group["maximize"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
-            foreach=use_foreach(self.impl, params),
         )
+        grads = [p.grad for p in params]
+        if self.impl == "compiled" and True:
+            compiled.adam(params, grads, states, **hyper)
+        else:
+            adam(params, grads, states, **hyper, foreach=use_foreach(self.impl, params))
 
 
 class AdamW(Adam):
@@ -306,7 +311,8 @@ class AdamW(Adam):
         weight_decay: :math:`\lambda`.
         amsgrad: use the running maximum of :math:`v_t`.
         maximize: maximise the objective instead of minimising it.
-        impl: ``"readable"`` or ``"foreach"``.
+        impl: ``"readable"``, ``"foreach"`` or ``"compiled"``
+            (see :mod:`course_lib.optim.compiled`).
 
     Raises:
         ValueError: on a negative ``lr``, ``eps`` or ``weight_decay``, or a beta outside [0, 1).

@@ -13,7 +13,9 @@ The subclass chooses between the two implementations of its functional core with
 
 * ``"readable"``: a loop over tensors, one update per tensor, written like the book's equations;
 * ``"foreach"``: the same maths on whole lists of tensors with ``torch._foreach_*`` kernels
-  (one kernel launch per operation for all tensors), the fast path.
+  (one kernel launch per operation for all tensors), the fast path every optimizer has;
+* ``"compiled"``: where a class lists it in :attr:`CourseOptimizer.impls`, each tensor's update
+  fused into one loop by ``torch.compile`` (see :mod:`course_lib.optim.compiled`).
 
 State is kept in ``self.state[p]`` under torch's own key names (``step``, ``exp_avg``, ...), so a
 state_dict saved by ours loads into torch's class of the same name and the other way round.
@@ -22,12 +24,12 @@ state_dict saved by ours loads into torch's class of the same name and the other
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
-Impl = Literal["readable", "foreach"]
-IMPLS: tuple[str, ...] = ("readable", "foreach")
+Impl = Literal["readable", "foreach", "compiled"]
+IMPLS: tuple[str, ...] = ("readable", "foreach", "compiled")
 
 ParamsT = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
 
@@ -38,15 +40,22 @@ class CourseOptimizer(torch.optim.Optimizer):
     Args:
         params: parameters or parameter groups, as for any ``torch.optim.Optimizer``.
         defaults: hyperparameter defaults, already validated by the subclass.
-        impl: ``"readable"`` (per-tensor loop) or ``"foreach"`` (multi-tensor kernels).
+        impl: ``"readable"`` (per-tensor loop), ``"foreach"`` (multi-tensor kernels) or, where
+            the class offers it, ``"compiled"``.
 
     Raises:
-        ValueError: if ``impl`` is not one of :data:`IMPLS`.
+        ValueError: if the class does not offer ``impl``.
     """
 
+    #: The implementations this class offers.
+    impls: ClassVar[tuple[str, ...]] = ("readable", "foreach")
+
     def __init__(self, params: ParamsT, defaults: dict[str, Any], impl: Impl = "readable") -> None:
-        if impl not in IMPLS:
-            raise ValueError(f"impl={impl!r} is not supported; choose one of {IMPLS}")
+        if impl not in self.impls:
+            raise ValueError(
+                f"impl={impl!r} is not available for {type(self).__name__}; "
+                f"choose one of {self.impls}"
+            )
         self.impl: Impl = impl
         super().__init__(params, defaults)
 
@@ -86,9 +95,10 @@ class CourseOptimizer(torch.optim.Optimizer):
 def use_foreach(impl: str, params: list[torch.Tensor]) -> bool:
     """Whether the foreach kernels may run: they need every tensor on one device and dtype.
 
-    Mixed groups fall back to the readable path, which gives the same numbers.
+    Mixed groups fall back to the readable path, which gives the same numbers. The compiled
+    path uses the foreach kernels for steps its kernels do not cover (state being created).
     """
-    if impl != "foreach":
+    if impl not in ("foreach", "compiled"):
         return False
     first = params[0]
     return all(p.device == first.device and p.dtype == first.dtype for p in params)

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from course_lib.optim import compiled
 from course_lib.optim.base import CourseOptimizer, Impl, ParamsT, use_foreach
 from course_lib.optim.state import TorchKeyedState, new_scalar
 from course_lib.optim.validation import check_non_negative
@@ -214,12 +215,15 @@ class RMSprop(CourseOptimizer):
         centered: normalise by an estimate of the gradient's variance instead of its second
             moment.
         maximize: maximise the objective instead of minimising it.
-        impl: ``"readable"`` (per-tensor loop) or ``"foreach"`` (multi-tensor kernels).
+        impl: ``"readable"`` (per-tensor loop), ``"foreach"`` (multi-tensor kernels) or
+            ``"compiled"`` (one fused loop per tensor, see :mod:`course_lib.optim.compiled`).
 
     Raises:
         ValueError: if any of ``lr``, ``alpha``, ``eps``, ``weight_decay``, ``momentum`` is
             negative; the message names it.
     """
+
+    impls = ("readable", "foreach", "compiled")
 
     def __init__(
         self,
@@ -271,10 +275,7 @@ class RMSprop(CourseOptimizer):
                 if wanted and key not in raw:  # switched on after step 1 (torch: KeyError)
                     raw[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
             states.append(RMSpropState.from_dict(raw))
-        rmsprop(
-            params,
-            [p.grad for p in params],
-            states,
+        hyper: dict[str, Any] = dict(
             lr=group["lr"],
             alpha=group["alpha"],
             eps=group["eps"],
@@ -282,5 +283,9 @@ class RMSprop(CourseOptimizer):
             momentum=momentum,
             centered=centered,
             maximize=group["maximize"],
-            foreach=use_foreach(self.impl, params),
         )
+        grads = [p.grad for p in params]
+        if self.impl == "compiled" and True:
+            compiled.rmsprop(params, grads, states, **hyper)
+        else:
+            rmsprop(params, grads, states, **hyper, foreach=use_foreach(self.impl, params))

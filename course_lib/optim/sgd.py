@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from course_lib.optim import compiled
 from course_lib.optim.base import CourseOptimizer, Impl, ParamsT, use_foreach
 from course_lib.optim.state import TorchKeyedState
 from course_lib.optim.validation import check_non_negative
@@ -174,12 +175,15 @@ class SGD(CourseOptimizer):
         weight_decay: L2 penalty :math:`\lambda`.
         nesterov: use Nesterov momentum.
         maximize: maximise the objective instead of minimising it.
-        impl: ``"readable"`` (per-tensor loop) or ``"foreach"`` (multi-tensor kernels).
+        impl: ``"readable"`` (per-tensor loop), ``"foreach"`` (multi-tensor kernels) or
+            ``"compiled"`` (one fused loop per tensor, see :mod:`course_lib.optim.compiled`).
 
     Raises:
         ValueError: for a negative ``lr``, ``momentum`` or ``weight_decay``, or ``nesterov``
             without ``momentum > 0`` and ``dampening == 0``; the message names the argument.
     """
+
+    impls = ("readable", "foreach", "compiled")
 
     def __init__(
         self,
@@ -224,18 +228,21 @@ class SGD(CourseOptimizer):
         states = [
             SGDState.from_dict(self.state[p]) if momentum != 0 else SGDState() for p in params
         ]
-        sgd(
-            params,
-            [p.grad for p in params],
-            states,
+        hyper: dict[str, Any] = dict(
             lr=group["lr"],
             momentum=momentum,
             dampening=group["dampening"],
             weight_decay=group["weight_decay"],
             nesterov=group["nesterov"],
             maximize=group["maximize"],
-            foreach=use_foreach(self.impl, params),
         )
+        grads = [p.grad for p in params]
+        # The compiled kernel needs every momentum buffer; the step that creates them is foreach.
+        buffers_ready = momentum == 0 or all(s.momentum_buffer is not None for s in states)
+        if self.impl == "compiled" and buffers_ready:
+            compiled.sgd(params, grads, states, **hyper)
+        else:
+            sgd(params, grads, states, **hyper, foreach=use_foreach(self.impl, params))
         if momentum != 0:
             for p, state in zip(params, states, strict=True):
                 self.state[p].update(state.to_dict())

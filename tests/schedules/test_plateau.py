@@ -31,14 +31,20 @@ def _metrics(seed: int) -> list[float]:
     return values
 
 
-SEQUENCES = [_metrics(0), _metrics(1), [1.0, float("nan"), 0.5, 0.5, float("nan")] * 8]
+SEQUENCES = [
+    _metrics(0),
+    _metrics(1),
+    [1.0, float("nan"), 0.5, 0.5, float("nan")] * 8,
+    # zero and negative values: in "rel" mode best * (1 - threshold) is then >= best
+    [0.0, 0.0, -1.0, -1.0, -1.00001, -0.5, -2.0, -2.0, -2.0, 0.0] * 4,
+]
 
 GRID = list(
     itertools.product(
         ["min", "max"],
         ["rel", "abs"],
-        [1e-4, 0.05],
-        [0, 2, 5],
+        [0.0, 1e-4, 0.05],  # 0: an exactly flat metric must still count as bad
+        [0, 3],
         [0, 3],
         [(0.1, 0.0, 1e-8), (0.5, [1e-3, 0.02], 1e-8), (0.7, 0.0, 5e-3)],
     )
@@ -62,6 +68,7 @@ def test_matches_torch_on_metric_sequences(
         min_lr=min_lr,
         eps=eps,
     )
+    cuts = 0
     for seq in SEQUENCES:
         metrics = [-m for m in seq] if mode == "max" else seq
         history = compare(
@@ -71,7 +78,8 @@ def test_matches_torch_on_metric_sequences(
             metrics=metrics,
             reload_at=17,
         )
-        assert history[0] != history[-1] or patience == 5  # the sequences do trigger cuts
+        cuts += history[0] != history[-1]
+    assert cuts >= 2  # the sequences do trigger cuts
 
 
 def test_a_cut_waits_for_more_than_patience_bad_steps_and_respects_min_lr():
@@ -83,6 +91,23 @@ def test_a_cut_waits_for_more_than_patience_bad_steps_and_respects_min_lr():
         lrs.append(sched.get_last_lr()[0])
     # bad steps 1, 2, 3 -> cut at the 4th value; again 3 bad steps later; then min_lr
     assert lrs == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3]
+
+
+def test_a_cut_not_larger_than_eps_is_skipped_like_torch():
+    # 1.0 -> 0.5 lowers the lr by exactly eps = 0.5: not more than eps, so no cut
+    for eps, expected in [(0.5, 1.0), (0.5 - 1e-12, 0.5)]:
+        compare(
+            lambda o, eps=eps: T.ReduceLROnPlateau(o, factor=0.5, patience=0, eps=eps),
+            lambda o, eps=eps: ours.ReduceLROnPlateau(o, factor=0.5, patience=0, eps=eps),
+            steps=2,
+            lrs=(1.0,),
+            metrics=[1.0, 1.0],
+        )
+        opt = make_optimizer(lrs=(1.0,))
+        sched = ours.ReduceLROnPlateau(opt, factor=0.5, patience=0, eps=eps)
+        sched.step(1.0)
+        sched.step(1.0)
+        assert sched.get_last_lr() == [expected]
 
 
 def test_tensor_metrics_are_accepted():
