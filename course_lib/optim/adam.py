@@ -139,8 +139,10 @@ def _adam_readable(
             v = s.max_exp_avg_sq
         m_hat = s.exp_avg / (1 - beta1**t)
         v_hat = v / (1 - beta2**t)
-        # eps is added after the square root and after bias correction.
-        theta.sub_(lr * m_hat / (v_hat.sqrt() + eps))
+        # eps is added after the square root and after bias correction. In-place square root
+        # and addition, then one fused theta -= lr * m_hat / denom: two temporaries, not six.
+        denom = v_hat.sqrt_().add_(eps)
+        theta.addcdiv_(m_hat, denom, value=-lr)
 
 
 def _adam_foreach(

@@ -10,8 +10,10 @@ Why tensor-valued scalars: ``torch.compile`` treats a Python float as a constant
 graph, so a learning rate that a scheduler changes every step, or a bias correction that changes
 with the step, would trigger a recompilation each step. As graph inputs they do not.
 
-The numbers are those of the readable path: bias corrections are computed in float64 from the
-step count (as torch does with Python floats), whatever the parameters' dtype.
+The numbers are those of the readable path: scalar factors (learning rate, bias corrections) are
+computed in float64 from the step count, as torch does with Python floats, then cast to the
+parameters' dtype before they touch a tensor, as torch's kernels cast a Python scalar. (Left in
+float64, they would promote the whole update to float64: slower, and not torch's numbers.)
 
 Hyperparameters that are Python floats or bools (betas, eps, weight decay, flags) are constants
 of the compiled graph: changing one recompiles once, which is cheap compared with training.
@@ -90,13 +92,14 @@ def _sgd_kernel(
     maximize: bool,
 ) -> None:
     for p, g, b in zip(params, grads, bufs, strict=True):
+        eta = lr.to(p.dtype)
         d = -g if maximize else g
         if weight_decay != 0:
             d = d + weight_decay * p
         if momentum != 0:
             b.mul_(momentum).add_(d, alpha=1 - dampening)
             d = d + momentum * b if nesterov else b
-        p.sub_(lr * d)
+        p.sub_(eta * d)
 
 
 def sgd(
@@ -128,7 +131,8 @@ def _adam_kernel(
     exp_avgs: list[Tensor],
     exp_avg_sqs: list[Tensor],
     max_exp_avg_sqs: list[Tensor],
-    steps: list[Tensor],
+    step_sizes: Tensor,
+    bias_corrections2_sqrt: Tensor,
     lr: Tensor,
     beta1: float,
     beta2: float,
@@ -138,15 +142,11 @@ def _adam_kernel(
     maximize: bool,
     decoupled_weight_decay: bool,
 ) -> None:
-    for i, (p, g, m, v, step) in enumerate(
-        zip(params, grads, exp_avgs, exp_avg_sqs, steps, strict=True)
-    ):
-        step.add_(1)
-        t = step.to(torch.float64)
+    for i, (p, g, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, strict=True)):
         d = -g if maximize else g
         if weight_decay != 0:
             if decoupled_weight_decay:
-                p.mul_(1 - lr * weight_decay)
+                p.mul_((1 - lr * weight_decay).to(p.dtype))
             else:
                 d = d + weight_decay * p
         m.lerp_(d, 1 - beta1)
@@ -154,8 +154,8 @@ def _adam_kernel(
         if amsgrad:
             torch.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
             v = max_exp_avg_sqs[i]
-        step_size = lr / (1 - beta1**t)
-        bias_correction2_sqrt = (1 - beta2**t).sqrt()
+        step_size = step_sizes[i].to(p.dtype)
+        bias_correction2_sqrt = bias_corrections2_sqrt[i].to(p.dtype)
         p.sub_(step_size * m / (v.sqrt() / bias_correction2_sqrt + eps))
 
 
@@ -173,15 +173,27 @@ def adam(
     maximize: bool,
     decoupled_weight_decay: bool,
 ) -> None:
-    """Adam/AdamW step (see :class:`course_lib.optim.Adam`), states updated in place."""
+    """Adam/AdamW step (see :class:`course_lib.optim.Adam`), states updated in place.
+
+    The bias corrections are computed here, eagerly, for all tensors at once: inside the compiled
+    kernel they would be inlined into each tensor's loop and recomputed (two ``pow``) for every
+    block of elements.
+    """
+    steps = [s.step for s in states]
+    torch._foreach_add_(steps, 1.0)
+    t = torch.stack(steps).to(torch.float64)
+    lr64 = _scalar(lr)
+    step_sizes = (lr64 / (1 - beta1**t)).to(params[0].device)
+    bias_corrections2_sqrt = (1 - beta2**t).sqrt().to(params[0].device)
     _adam_kernel(
         params,
         grads,
         [s.exp_avg for s in states],
         [s.exp_avg_sq for s in states],
         [s.max_exp_avg_sq for s in states] if amsgrad else [],
-        [s.step for s in states],
-        _scalar(lr),
+        step_sizes,
+        bias_corrections2_sqrt,
+        lr64,
         beta1,
         beta2,
         eps,
@@ -210,6 +222,7 @@ def _rmsprop_kernel(
 ) -> None:
     for i, (p, g, sq, step) in enumerate(zip(params, grads, square_avgs, steps, strict=True)):
         step.add_(1)
+        eta = lr.to(p.dtype)
         d = -g if maximize else g
         if weight_decay != 0:
             d = d + weight_decay * p
@@ -221,9 +234,9 @@ def _rmsprop_kernel(
             avg = sq.sqrt() + eps
         if momentum > 0:
             bufs[i].mul_(momentum).addcdiv_(d, avg)
-            p.sub_(lr * bufs[i])
+            p.sub_(eta * bufs[i])
         else:
-            p.sub_(lr * d / avg)
+            p.sub_(eta * d / avg)
 
 
 def rmsprop(
@@ -262,19 +275,16 @@ def _adagrad_kernel(
     params: list[Tensor],
     grads: list[Tensor],
     sums: list[Tensor],
-    steps: list[Tensor],
-    lr: Tensor,
-    lr_decay: float,
+    clrs: Tensor,
     weight_decay: float,
     eps: float,
     maximize: bool,
 ) -> None:
-    for p, g, s, step in zip(params, grads, sums, steps, strict=True):
-        step.add_(1)
+    for i, (p, g, s) in enumerate(zip(params, grads, sums, strict=True)):
         d = -g if maximize else g
         if weight_decay != 0:
             d = d + weight_decay * p
-        clr = lr / (1 + (step.to(torch.float64) - 1) * lr_decay)
+        clr = clrs[i].to(p.dtype)
         s.addcmul_(d, d, value=1)
         p.sub_(clr * d / (s.sqrt() + eps))
 
@@ -290,14 +300,19 @@ def adagrad(
     eps: float,
     maximize: bool,
 ) -> None:
-    """Adagrad step (see :class:`course_lib.optim.Adagrad`), states updated in place."""
+    """Adagrad step (see :class:`course_lib.optim.Adagrad`), states updated in place.
+
+    The decayed learning rates are computed eagerly for all tensors at once (see :func:`adam`).
+    """
+    steps = [s.step for s in states]
+    torch._foreach_add_(steps, 1.0)
+    t = torch.stack(steps).to(torch.float64)
+    clrs = (_scalar(lr) / (1 + (t - 1) * lr_decay)).to(params[0].device)
     _adagrad_kernel(
         params,
         grads,
         [s.sum for s in states],
-        [s.step for s in states],
-        _scalar(lr),
-        lr_decay,
+        clrs,
         weight_decay,
         eps,
         maximize,
