@@ -137,6 +137,8 @@ def _adagrad_foreach(
         # (a float32 step would round lr_decay).
         t = torch.stack(steps).to(torch.float64)
         minus_clr = ((t - 1) * lr_decay + 1).reciprocal() * -lr
+        # The steps live on the CPU (as in torch); the factors go where the gradients are.
+        minus_clr = minus_clr.to(grads[0].device)
         torch._foreach_addcdiv_(params, torch._foreach_mul(grads, minus_clr.unbind(0)), std)
 
 

@@ -8,10 +8,12 @@ import torch
 from course_lib.optim.adagrad import Adagrad, AdagradState, adagrad
 from tests.optim.trajectory import (
     assert_same_trajectory,
+    drive,
+    grid_id,
     make_params,
-    objective,
     param_groups,
     run_trajectory,
+    switching,
 )
 
 IMPLS = ("readable", "foreach")
@@ -26,33 +28,9 @@ GRID = [
 ]
 
 
-def _id(value: object) -> str:
-    if isinstance(value, dict):
-        return ",".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
-
-
-def _switching(first, second):
-    """A factory that builds ``first``, and ``second`` when the harness reloads mid-run."""
-    built = []
-
-    def factory(groups):
-        built.append(None)
-        return (first if len(built) == 1 else second)(groups)
-
-    return factory
-
-
-def _drive(opt: torch.optim.Optimizer, params: dict, steps: int) -> None:
-    for t in range(steps):
-        opt.zero_grad(set_to_none=True)
-        objective(params, t).backward()
-        opt.step()
-
-
 @pytest.mark.parametrize("layout", ["one", "two"])
 @pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("hyper", GRID, ids=_id)
+@pytest.mark.parametrize("hyper", GRID, ids=grid_id)
 def test_matches_torch_on_the_full_grid(hyper, impl, layout, device):
     # "two": the second group runs at a tiny lr, the step goes through a closure and the
     # optimizer is rebuilt from its own state_dict after step 5.
@@ -104,7 +82,7 @@ def test_state_dict_cross_loads_mid_run(direction, impl, device):
     ref = lambda g: torch.optim.Adagrad(g, **hyper)  # noqa: E731
     first, second = (ours, ref) if direction == "ours->torch" else (ref, ours)
     assert_same_trajectory(
-        _switching(first, second),
+        switching(first, second),
         ref,
         param_groups(make_params(device), "two", [{}, {"eps": 1e-3}]),
         reload_at=4,
@@ -117,8 +95,8 @@ def test_state_layout_is_torchs(impl, device):
     ours = Adagrad(list(p_ours.values()), initial_accumulator_value=0.1, impl=impl)
     ref = torch.optim.Adagrad(list(p_ref.values()), initial_accumulator_value=0.1)
     for steps in (0, 3):  # torch makes the state at construction, for every parameter
-        _drive(ours, p_ours, steps)
-        _drive(ref, p_ref, steps)
+        drive(ours, p_ours, steps)
+        drive(ref, p_ref, steps)
         assert ours.state_dict()["state"].keys() == ref.state_dict()["state"].keys()
         for name in p_ours:
             s_ours, s_ref = ours.state[p_ours[name]], ref.state[p_ref[name]]
@@ -228,7 +206,7 @@ def test_a_different_lr_decay_is_caught():
         ({"eps": -1e-10}, "eps"),
         ({"lr": torch.tensor([0.1, 0.2])}, "lr"),
     ],
-    ids=_id,
+    ids=grid_id,
 )
 def test_invalid_arguments(kwargs, name):
     params = [torch.zeros(2, requires_grad=True)]

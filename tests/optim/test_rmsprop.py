@@ -8,10 +8,12 @@ import torch
 from course_lib.optim.rmsprop import RMSprop, RMSpropState, rmsprop
 from tests.optim.trajectory import (
     assert_same_trajectory,
+    drive,
+    grid_id,
     make_params,
-    objective,
     param_groups,
     run_trajectory,
+    switching,
 )
 
 IMPLS = ("readable", "foreach")
@@ -28,33 +30,9 @@ GRID = [
 ]
 
 
-def _id(value: object) -> str:
-    if isinstance(value, dict):
-        return ",".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
-
-
-def _switching(first, second):
-    """A factory that builds ``first``, and ``second`` when the harness reloads mid-run."""
-    built = []
-
-    def factory(groups):
-        built.append(None)
-        return (first if len(built) == 1 else second)(groups)
-
-    return factory
-
-
-def _drive(opt: torch.optim.Optimizer, params: dict, steps: int) -> None:
-    for t in range(steps):
-        opt.zero_grad(set_to_none=True)
-        objective(params, t).backward()
-        opt.step()
-
-
 @pytest.mark.parametrize("layout", ["one", "two"])
 @pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("hyper", GRID, ids=_id)
+@pytest.mark.parametrize("hyper", GRID, ids=grid_id)
 def test_matches_torch_on_the_full_grid(hyper, impl, layout, device):
     # "two": the second group runs at a tiny lr, the step goes through a closure and the
     # optimizer is rebuilt from its own state_dict after step 5.
@@ -106,7 +84,7 @@ def test_state_dict_cross_loads_mid_run(direction, impl, device):
     ref = lambda g: torch.optim.RMSprop(g, **hyper)  # noqa: E731
     first, second = (ours, ref) if direction == "ours->torch" else (ref, ours)
     assert_same_trajectory(
-        _switching(first, second),
+        switching(first, second),
         ref,
         param_groups(make_params(device), "two", [{}, {"momentum": 0.0, "centered": False}]),
         reload_at=4,
@@ -120,8 +98,8 @@ def test_state_layout_is_torchs(impl, momentum, centered, device):
     hyper = {"momentum": momentum, "centered": centered}
     ours = RMSprop(list(p_ours.values()), impl=impl, **hyper)
     ref = torch.optim.RMSprop(list(p_ref.values()), **hyper)
-    _drive(ours, p_ours, 3)
-    _drive(ref, p_ref, 3)
+    drive(ours, p_ours, 3)
+    drive(ref, p_ref, 3)
     assert ours.state_dict()["state"].keys() == ref.state_dict()["state"].keys()
     for name in p_ours:
         s_ours, s_ref = ours.state.get(p_ours[name], {}), ref.state.get(p_ref[name], {})
@@ -157,10 +135,10 @@ def test_tensor_lr(impl):
 def test_switching_momentum_on_later_starts_the_buffer_at_zero(impl):
     params = make_params()
     opt = RMSprop(list(params.values()), lr=LR, impl=impl)
-    _drive(opt, params, 2)
+    drive(opt, params, 2)
     opt.param_groups[0]["momentum"] = 0.9
     opt.param_groups[0]["centered"] = True
-    _drive(opt, params, 1)
+    drive(opt, params, 1)
     state = opt.state[params["weight"]]
     assert {"momentum_buffer", "grad_avg"} <= state.keys()
     # After one step from zero: b = g / denom and gbar = (1 - alpha) g.
@@ -214,7 +192,7 @@ def test_a_different_eps_is_caught():
         ({"momentum": -0.9}, "momentum"),
         ({"lr": torch.tensor([0.1, 0.2])}, "lr"),
     ],
-    ids=_id,
+    ids=grid_id,
 )
 def test_invalid_arguments(kwargs, name):
     params = [torch.zeros(2, requires_grad=True)]

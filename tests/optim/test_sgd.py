@@ -8,10 +8,12 @@ import torch
 from course_lib.optim.sgd import SGD, SGDState, sgd
 from tests.optim.trajectory import (
     assert_same_trajectory,
+    drive,
+    grid_id,
     make_params,
-    objective,
     param_groups,
     run_trajectory,
+    switching,
 )
 
 IMPLS = ("readable", "foreach")
@@ -27,33 +29,9 @@ GRID = [
 ]
 
 
-def _id(value: object) -> str:
-    if isinstance(value, dict):
-        return ",".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
-
-
-def _switching(first, second):
-    """A factory that builds ``first``, and ``second`` when the harness reloads mid-run."""
-    built = []
-
-    def factory(groups):
-        built.append(None)
-        return (first if len(built) == 1 else second)(groups)
-
-    return factory
-
-
-def _drive(opt: torch.optim.Optimizer, params: dict, steps: int) -> None:
-    for t in range(steps):
-        opt.zero_grad(set_to_none=True)
-        objective(params, t).backward()
-        opt.step()
-
-
 @pytest.mark.parametrize("layout", ["one", "two"])
 @pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("hyper", GRID, ids=_id)
+@pytest.mark.parametrize("hyper", GRID, ids=grid_id)
 def test_matches_torch_on_the_full_grid(hyper, impl, layout, device):
     # "two": the second group runs at a tiny lr, the step goes through a closure and the
     # optimizer is rebuilt from its own state_dict after step 5.
@@ -106,7 +84,7 @@ def test_state_dict_cross_loads_mid_run(direction, impl, device):
     ref = lambda g: torch.optim.SGD(g, **hyper)  # noqa: E731
     first, second = (ours, ref) if direction == "ours->torch" else (ref, ours)
     assert_same_trajectory(
-        _switching(first, second),
+        switching(first, second),
         ref,
         param_groups(make_params(device), "two", [{}, {"momentum": 0.5}]),
         reload_at=4,
@@ -119,8 +97,8 @@ def test_state_layout_is_torchs(impl, momentum, device):
     p_ours, p_ref = make_params(device), make_params(device)
     ours = SGD(list(p_ours.values()), lr=LR, momentum=momentum, impl=impl)
     ref = torch.optim.SGD(list(p_ref.values()), lr=LR, momentum=momentum)
-    _drive(ours, p_ours, 3)
-    _drive(ref, p_ref, 3)
+    drive(ours, p_ours, 3)
+    drive(ref, p_ref, 3)
     assert ours.state_dict()["state"].keys() == ref.state_dict()["state"].keys()
     for name in p_ours:
         s_ours, s_ref = ours.state.get(p_ours[name], {}), ref.state.get(p_ref[name], {})
@@ -231,7 +209,7 @@ def test_a_buffer_started_at_zero_is_caught():
         ({"nesterov": True}, "nesterov"),
         ({"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "nesterov"),
     ],
-    ids=_id,
+    ids=grid_id,
 )
 def test_invalid_arguments(kwargs, name):
     params = [torch.zeros(2, requires_grad=True)]

@@ -224,3 +224,29 @@ def assert_same_trajectory(
                         f"step {t + 1}: state {key!r} of {name!r} differs from the reference\n"
                         f"ours={a}\nref={b}"
                     )
+
+
+def grid_id(value: object) -> str:
+    """A readable pytest id for a grid point (a dict of hyperparameters)."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def switching(first, second):
+    """A factory that builds ``first``, and ``second`` when the harness reloads mid-run."""
+    built = []
+
+    def factory(groups):
+        built.append(None)
+        return (first if len(built) == 1 else second)(groups)
+
+    return factory
+
+
+def drive(opt: torch.optim.Optimizer, params: dict, steps: int) -> None:
+    """Take ``steps`` steps of ``opt`` on :func:`objective`."""
+    for t in range(steps):
+        opt.zero_grad(set_to_none=True)
+        objective(params, t).backward()
+        opt.step()
