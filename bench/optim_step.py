@@ -11,7 +11,9 @@ the machine hits all of them alike), all in this one process. The table prints e
 ratio against its named baseline: our readable path against torch's for-loop, our fast path
 against torch's fastest step (fused where it exists, else foreach). It also prints the bytes
 each step must move (every parameter, gradient and state tensor read once, and the updated ones
-written once) and the bandwidth that implies, next to a triad bandwidth measured in the same run.
+written once) and the bandwidth that implies, next to a triad bandwidth measured in the same run
+(one plain ``torch.add``, not a tuned STREAM: a fused optimizer kernel can beat it, so read the
+last column as a rough scale, not a ceiling).
 
 Run it from the repository root::
 
