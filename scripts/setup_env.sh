@@ -40,4 +40,30 @@ if [ ! -f "$course_stamp" ]; then
   python -m pip install --quiet -e "$COURSE_ROOT[$course_extras]"
   touch "$course_stamp"
 fi
+# Debian packages the task needs (a dataset, a browser...), where this machine allows it: as root
+# with apt-get. Elsewhere we say what is missing and carry on; the tests that need a package
+# report it by name.
+course_apt_packages=()
+if [ "$course_extras" = "test" ]; then
+  course_apt_packages+=(dataset-fashion-mnist)
+fi
+course_missing=()
+for pkg in "${course_apt_packages[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || course_missing+=("$pkg")
+done
+if [ "${#course_missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Debian packages: ${course_missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${course_missing[@]}" >/dev/null
+  else
+    echo "[setup] note: not installing ${course_missing[*]} (needs root and apt-get); see README.md"
+  fi
+fi
+
+# The datasets that lie beside a checkout on the course machines (a pre-filled download cache);
+# a user's own COURSE_DATA_DIR wins.
+if [ -z "${COURSE_DATA_DIR:-}" ] && [ -d "$COURSE_ROOT/../shared/data" ]; then
+  COURSE_DATA_DIR="$(cd "$COURSE_ROOT/../shared/data" && pwd)"
+  export COURSE_DATA_DIR
+fi
 export COURSE_ROOT COURSE_VENV
