@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from course_lib import __version__
+from course_lib.cli.data import data
 from course_lib.cli.env import formats, info
 
 
@@ -20,3 +21,4 @@ def main() -> None:
 
 main.add_command(info)
 main.add_command(formats)
+main.add_command(data)
