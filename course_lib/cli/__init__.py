@@ -2,6 +2,7 @@
 
 Sub-commands are added by the parts of the course that own them; this module only assembles
 the group, so importing it stays cheap (torch is imported inside the commands that need it).
+The commands are imported under other names: ``course_lib.cli.run`` must stay the submodule.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import click
 
 from course_lib import __version__
-from course_lib.cli.data import data
+from course_lib.cli.data import data as data_group
 from course_lib.cli.env import formats, info
+from course_lib.cli.run import run as run_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,4 +23,5 @@ def main() -> None:
 
 main.add_command(info)
 main.add_command(formats)
-main.add_command(data)
+main.add_command(data_group)
+main.add_command(run_command)
