@@ -25,6 +25,7 @@ from course_lib.experiments import imbalance, losses, schedules, shootout
 from course_lib.experiments.common import Experiment
 from course_lib.experiments.presets import PRESET_NAMES, PRESETS, Preset, get_preset
 from course_lib.experiments.runner import config_id, read_csv, run_grid
+from course_lib.plotting import use_style
 
 EXPERIMENTS: dict[str, Experiment] = {
     m.EXPERIMENT.name: m.EXPERIMENT for m in (losses, shootout, schedules, imbalance)
@@ -93,4 +94,7 @@ def run_experiment(
         rows = run_grid(exp.configs(chosen), train_one, out, force=force, progress=progress)
     finally:
         torch.set_num_threads(before)
-    return rows, exp.plots(rows, out)
+    # The book's figure style, restored afterwards: the CLI's plots look like the site's.
+    with use_style():
+        plot_paths = exp.plots(rows, out)
+    return rows, plot_paths

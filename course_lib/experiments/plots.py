@@ -20,25 +20,27 @@ from matplotlib.figure import Figure
 
 from course_lib.experiments.common import group_mean
 from course_lib.experiments.runner import load_history
+from course_lib.plotting import save_figure
 
 Row = Mapping[str, Any]
 FORMATS = ("png", "svg")
 
 
 def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
-    """Write ``fig`` as ``out_dir/plots/<name>.png`` and ``.svg``; return both paths."""
-    folder = Path(out_dir) / "plots"
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{name}.{ext}" for ext in FORMATS]
-    for path in paths:
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-    return paths
+    """Write ``fig`` as ``out_dir/plots/<name>.png`` and ``.svg``; return both paths.
+
+    Through the book's :func:`~course_lib.plotting.save_figure`, so a rerun with the same results
+    writes byte-identical files.
+    """
+    return save_figure(fig, Path(out_dir) / "plots" / name, FORMATS, dpi=120)
 
 
 def _legend(ax: Any) -> None:
     # Only when something is labelled: an empty grid (every run failed) still gets its figure.
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small")
+        # A framed legend: the book style drops the frame, and a legend drawn over a bar of its
+        # own colour would hide that entry's swatch.
+        ax.legend(fontsize="small", frameon=True, framealpha=0.9)
 
 
 def _done(rows: Sequence[Row]) -> list[Row]:
