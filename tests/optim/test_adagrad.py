@@ -214,14 +214,3 @@ def test_invalid_arguments(kwargs, name):
         Adagrad(params, **kwargs)
     with pytest.raises(ValueError):  # torch rejects the same arguments
         torch.optim.Adagrad(params, **kwargs)
-
-
-def test_invalid_impl():
-    with pytest.raises(ValueError, match="impl"):
-        Adagrad([torch.zeros(2, requires_grad=True)], impl="fast")
-
-
-def test_defaults_are_torchs():
-    p = [torch.zeros(2, requires_grad=True)]
-    ours, ref = Adagrad(p).defaults, torch.optim.Adagrad(p).defaults
-    assert ours == {k: ref[k] for k in ours}

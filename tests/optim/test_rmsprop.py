@@ -202,18 +202,7 @@ def test_invalid_arguments(kwargs, name):
         torch.optim.RMSprop(params, **kwargs)
 
 
-def test_invalid_impl():
-    with pytest.raises(ValueError, match="impl"):
-        RMSprop([torch.zeros(2, requires_grad=True)], impl="fast")
-
-
 def test_maximize_is_keyword_only():
     # torch's eighth positional argument is ``capturable``: refuse rather than guess.
     with pytest.raises(TypeError):
         RMSprop([torch.zeros(2, requires_grad=True)], 0.01, 0.99, 1e-8, 0, 0, False, True)
-
-
-def test_defaults_are_torchs():
-    p = [torch.zeros(2, requires_grad=True)]
-    ours, ref = RMSprop(p).defaults, torch.optim.RMSprop(p).defaults
-    assert ours == {k: ref[k] for k in ours}

@@ -217,14 +217,3 @@ def test_invalid_arguments(kwargs, name):
         SGD(params, **kwargs)
     with pytest.raises(ValueError):  # torch rejects the same arguments
         torch.optim.SGD(params, **kwargs)
-
-
-def test_invalid_impl():
-    with pytest.raises(ValueError, match="impl"):
-        SGD([torch.zeros(2, requires_grad=True)], impl="fast")
-
-
-def test_defaults_are_torchs():
-    p = [torch.zeros(2, requires_grad=True)]
-    ours, ref = SGD(p).defaults, torch.optim.SGD(p).defaults
-    assert ours == {k: ref[k] for k in ours}
