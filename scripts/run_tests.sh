@@ -2,7 +2,7 @@
 # Run the whole test suite (and the lint checks) from a fresh clone or an existing checkout.
 # Extra arguments go to pytest, e.g. scripts/run_tests.sh -k adam
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh" test
+source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh" test,book
 cd "$COURSE_ROOT"
 echo "[tests] ruff check and ruff format --check"
 ruff check .

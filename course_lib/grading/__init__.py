@@ -1,0 +1,1 @@
+"""The autograder: trusted graded tests, a sandboxed worker for student code, nbgrader glue."""
