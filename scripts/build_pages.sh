@@ -24,7 +24,9 @@ mkdir -p "$work"
   done
   echo "  - file: book/bibliography"
 } >"$work/_toc.yml"
-sed "s#^  cache: .jupyter_cache#  cache: $work/.jupyter_cache#" _config.yml >"$work/_config.yml"
+# The copy lives elsewhere, so paths the configuration gives relative to itself become absolute.
+sed -e "s#^  cache: .jupyter_cache#  cache: $work/.jupyter_cache#" \
+  -e "s#: book/_ext#: $COURSE_ROOT/book/_ext#" _config.yml >"$work/_config.yml"
 start=$(date +%s)
 jupyter-book build . --toc "$work/_toc.yml" --config "$work/_config.yml" --path-output "$work" \
   -W --keep-going
