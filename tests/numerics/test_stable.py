@@ -79,3 +79,12 @@ def test_naive_variance_cancels_and_two_pass_matches_torch():
     assert abs(nm.variance_naive(x).item() - ref) > 0.5
     y = torch.randn(4, 6, dtype=torch.float64)
     torch.testing.assert_close(nm.variance_two_pass(y, dim=0), torch.var(y, dim=0, correction=0))
+
+
+def test_log_softmax_keeps_float32_digits_at_large_logits():
+    # x - logsumexp(x) would cancel two numbers near 1000 and lose ~1e-5; the max-shifted form
+    # agrees with torch to float32 rounding.
+    logits = torch.tensor([[1000.0, 1001.0, 1002.0], [-1000.0, -1001.0, -1002.0]])
+    assert torch.allclose(
+        nm.log_softmax(logits), torch.log_softmax(logits, dim=-1), atol=1e-6, rtol=0
+    )
