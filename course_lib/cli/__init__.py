@@ -12,6 +12,7 @@ import click
 from course_lib import __version__
 from course_lib.cli.data import data as data_group
 from course_lib.cli.env import formats, info
+from course_lib.cli.grading import autograde, check, collect, feedback, grades, release
 from course_lib.cli.run import run as run_command
 
 
@@ -25,3 +26,5 @@ main.add_command(info)
 main.add_command(formats)
 main.add_command(data_group)
 main.add_command(run_command)
+for _command in (release, collect, autograde, feedback, grades, check):
+    main.add_command(_command)

@@ -26,7 +26,7 @@ Each test is one nbgrader "autograder tests" cell: ``name`` is the cell's ``grad
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -98,13 +98,22 @@ class GradedTest:
 
 
 class TestSuite:
-    """The graded tests of one assignment, public or hidden, in registration order."""
+    """The graded tests of one assignment, public or hidden, in registration order.
+
+    ``forbid`` (added for the autograder) names what the student's code may not use, e.g.
+    ``["torch.optim.SGD", "course_lib.optim.*"]``: the worker makes those names unusable before
+    the answer cells run, and :func:`course_lib.grading.forbid.find_forbidden` finds them in the
+    answer source. A module-level ``FORBID`` list in the tests file works the same way.
+    """
 
     __test__ = False
 
-    def __init__(self, assignment: str, *, hidden: bool = False) -> None:
+    def __init__(
+        self, assignment: str, *, hidden: bool = False, forbid: Iterable[str] = ()
+    ) -> None:
         self.assignment = assignment
         self.hidden = hidden
+        self.forbid: tuple[str, ...] = tuple(forbid)
         self._tests: dict[str, GradedTest] = {}
 
     def test(
