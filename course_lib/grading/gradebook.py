@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from course_lib.grading.release import run_generate
+from course_lib.grading.release import ensure_nbgrader_tools_on_path, run_generate
 
 
 def db_url(course_dir: Path) -> str:
@@ -23,6 +23,7 @@ def open_gradebook(course_dir: Path) -> Any:
     """An open :class:`nbgrader.api.Gradebook` (use as a context manager)."""
     from nbgrader.api import Gradebook
 
+    ensure_nbgrader_tools_on_path()
     Path(course_dir).mkdir(parents=True, exist_ok=True)
     return Gradebook(db_url(course_dir))
 

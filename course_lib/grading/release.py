@@ -12,6 +12,8 @@ from __future__ import annotations
 import filecmp
 import json
 import logging
+import os
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -35,6 +37,18 @@ def assignment_ids(solutions: Path) -> list[str]:
     )
 
 
+def ensure_nbgrader_tools_on_path() -> None:
+    """Put this interpreter's ``bin`` folder on ``PATH``.
+
+    nbgrader's gradebook runs the ``alembic`` command by name to check its database schema; a
+    ``course`` called as ``.venv/bin/course`` without activating the environment would otherwise
+    fail with "No such file or directory: 'alembic'".
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+
+
 def _coursedir(root: Path, source: Path, release: Path, db_url: str, assignment: str) -> Any:
     from nbgrader.coursedir import CourseDirectory
 
@@ -52,6 +66,7 @@ def run_generate(assignment: str, solutions: Path, release: Path, db_url: str) -
     """nbgrader's GenerateAssignment (records the cells in the gradebook at ``db_url``)."""
     from nbgrader.converters import GenerateAssignment
 
+    ensure_nbgrader_tools_on_path()
     with tempfile.TemporaryDirectory() as root:
         cd = _coursedir(Path(root), Path(solutions), Path(release), db_url, assignment)
         converter = GenerateAssignment(coursedir=cd, force=True, create_assignment=True)
