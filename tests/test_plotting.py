@@ -236,3 +236,30 @@ def test_book_figure_displays_as_png_in_notebooks():
     fig = plot_lr_schedule([1.0, 0.5])
     assert isinstance(fig, BookFigure)
     assert fig._repr_png_().startswith(PNG_MAGIC)
+
+
+def test_book_figure_draws_in_the_style_it_was_made_in(monkeypatch):
+    # "C0" colours are resolved at draw time, after the notebook cell's style block has ended.
+    with use_style():
+        fig, ax = new_figure()
+        ax.plot([0, 1], [0, 1], color="C0")
+    seen = {}
+    original = type(fig).savefig
+
+    def spy(self, *args, **kwargs):
+        seen["cycle"] = matplotlib.rcParams["axes.prop_cycle"]
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(fig), "savefig", spy)
+    assert fig._repr_png_().startswith(b"\x89PNG")
+    assert seen["cycle"] == BOOK_STYLE["axes.prop_cycle"]
+    assert matplotlib.rcParams["axes.prop_cycle"] != BOOK_STYLE["axes.prop_cycle"]
+
+
+def test_gradient_norm_plot_accepts_numpy_histories():
+    stats = {
+        "0": {"weight_grad_norm": np.array([1.0, 0.5])},
+        "1": {"weight_grad_norm": np.array([2.0, 1.0])},
+    }
+    fig = plot_gradient_norms(stats, step=None)
+    assert len(fig.axes[0].lines) == 2

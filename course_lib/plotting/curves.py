@@ -166,7 +166,7 @@ def plot_gradient_norms(
     stats = getattr(stats, "stats", stats)
     flat = all(np.isscalar(v) for v in stats.values())
     # Layers that recorded nothing (e.g. no backward pass through them) are left out.
-    names = [n for n in stats if flat or stats[n][stat]]
+    names = [n for n in stats if flat or len(stats[n][stat]) > 0]  # lists or arrays
     with style_scope(style):
         fig, ax = axes_or_new(ax)
         if flat or step is not None:

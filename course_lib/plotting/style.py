@@ -112,11 +112,20 @@ class BookFigure(Figure):
     Without pyplot, IPython has no display hook for figures and would print
     ``<Figure size ... with 1 Axes>``; ``_repr_png_`` gives notebooks and the book's executed
     cells the picture instead. Where the inline backend is active, IPython's own printer wins.
+
+    A notebook displays the figure after the cell's ``with use_style():`` block has ended, and
+    colours given as ``"C0"``, ``"C1"``... are resolved only when the figure is drawn; so the
+    figure remembers the style-related rcParams in force when it was made and draws under them.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._creation_rc = {key: matplotlib.rcParams[key] for key in BOOK_STYLE}
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
-        self.savefig(buffer, format="png", bbox_inches="tight")
+        with matplotlib.rc_context(self._creation_rc):
+            self.savefig(buffer, format="png", bbox_inches="tight")
         return buffer.getvalue()
 
 
