@@ -3,14 +3,14 @@ exactly the tests that depend on an answer cell when only that cell is wrong.
 
 Submissions are built by editing the instructor notebook's answer cells, run in this process as
 the grader runs them, and graded with the engine's runner (see
-:class:`tests.grading.test_loss_functions_assignment.AssignmentUnderTest`).
+:class:`tests.grading.assignment_harness.AssignmentUnderTest`).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.grading.test_loss_functions_assignment import AssignmentUnderTest
+from tests.grading.assignment_harness import AssignmentUnderTest
 
 ASSIGNMENT = AssignmentUnderTest("imbalanced_loss", slow_tests={"training_outcome"})
 

@@ -8,97 +8,28 @@ through :class:`~course_lib.grading.student.LocalStudentCode`.
 
 from __future__ import annotations
 
-import contextlib
-import re
-from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
-from course_lib.grading.cells import build_plan, grade_id
-from course_lib.grading.runner import load_suite, run_test
-from course_lib.grading.student import LocalStudentCode
-from course_lib.grading.testing import TestSuite
+from course_lib.grading.cells import grade_id
+from tests.grading.assignment_harness import AssignmentUnderTest
 
 ASSIGNMENT = "optimizer_shootout"
-FOLDER = Path(__file__).resolve().parents[2] / "solutions" / ASSIGNMENT
 SLOW_TESTS = {"training_momentum", "training_adamw"}
 
-_SOLUTION = re.compile(
-    r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M
-)
-
-
-def strip_solutions(source: str) -> str:
-    """The answer cell as nbgrader releases it: each solution block becomes a stub."""
-    return _SOLUTION.sub(
-        lambda m: f"{m[1]}# YOUR CODE HERE\n{m[1]}raise NotImplementedError()", source
-    )
-
-
-def load_notebook() -> Any:
-    return nbformat.read(FOLDER / f"{ASSIGNMENT}.ipynb", as_version=4)
-
-
-def answer_source(gid: str) -> str:
-    for cell in load_notebook().cells:
-        if grade_id(cell) == gid:
-            return cell.source
-    raise KeyError(gid)
-
-
-def edit(gid: str, old: str, new: str) -> dict[str, str]:
-    """The answer cell ``gid`` of the solution with ``old`` replaced by ``new`` (once)."""
-    source = answer_source(gid)
-    assert source.count(old) == 1, f"{old!r} is not once in {gid}"
-    return {gid: source.replace(old, new)}
-
-
-def submission(edits: dict[str, str] | None = None, *, release: bool = False) -> Any:
-    """A copy of the source notebook with some answer cells replaced (or all stripped)."""
-    nb = load_notebook()
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not (meta.get("solution") and cell.cell_type == "code"):
-            continue
-        if release:
-            cell.source = strip_solutions(cell.source)
-        if edits and grade_id(cell) in edits:
-            cell.source = edits[grade_id(cell)]
-    return nb
-
-
-def student_for(sub: Any) -> LocalStudentCode:
-    """Run the setup cells and the submission's answer cells, as the worker does."""
-    plan = build_plan(load_notebook(), sub)
-    namespace: dict[str, Any] = {"__name__": "__main__"}
-    for cell in plan.cells:
-        # A broken answer cell is graded as what it managed to define.
-        with contextlib.suppress(Exception):
-            exec(compile(cell["source"], f"<cell {cell['label']}>", "exec"), namespace)
-    return LocalStudentCode(namespace, plan.answer_source)
-
-
-def suites() -> tuple[TestSuite, TestSuite]:
-    return load_suite(FOLDER / "public_tests.py"), load_suite(FOLDER / "hidden_tests.py")
+HARNESS = AssignmentUnderTest(ASSIGNMENT, slow_tests=SLOW_TESTS)
+load_notebook = HARNESS.load_notebook
+answer_source = HARNESS.answer_source
+edit = HARNESS.edit
+submission = HARNESS.submission
+student_for = HARNESS.student_for
+suites = HARNESS.suites
 
 
 def failing(sub: Any, *, only: set[str] | None = None, slow: bool = False) -> dict[str, str]:
     """Name -> message of every failing test (the slow training tests only when asked)."""
-    student = student_for(sub)
-    out = {}
-    for suite in suites():
-        for test in suite:
-            if (only is not None and test.name not in only) or (
-                test.name in SLOW_TESTS and not slow
-            ):
-                continue
-            result = run_test(test, student)
-            assert result.status != "grader-error", result.instructor_message
-            if not result.passed:
-                out[test.name] = result.message
-    return out
+    return HARNESS.failing(sub, only=only, include_slow=slow)
 
 
 def test_suites_match_the_notebook() -> None:
