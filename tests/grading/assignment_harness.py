@@ -107,19 +107,30 @@ class AssignmentUnderTest:
         return out
 
     def check_suites_match_the_notebook(self) -> None:
+        """The notebook's graded cells follow the suites and the grading contract."""
         public, hidden = self.suites()
         assert not public.hidden and hidden.hidden and len(public) >= 3 and len(hidden) >= 8
         cells = self.load_notebook().cells
+        tests = {t.name: t for s in (public, hidden) for t in s}
         graded = {
-            grade_id(c): c.metadata["nbgrader"].get("points")
+            grade_id(c): c
             for c in cells
             if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"
         }
-        assert graded == {t.name: t.points for s in (public, hidden) for t in s}
+        assert {k: c.metadata["nbgrader"].get("points") for k, c in graded.items()} == {
+            name: t.points for name, t in tests.items()
+        }
+        for name, cell in graded.items():
+            assert cell.metadata["nbgrader"]["locked"]
+            if tests[name].hidden:  # a marker only: the hidden test's code never ships
+                assert cell.source.startswith(f'# Hidden test "{name}"') and "\n" not in cell.source
+            else:
+                assert f'run_public_test("{name}")' in cell.source
         written = [
             c
             for c in cells
             if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")
         ]
         assert written and all(c.metadata["nbgrader"]["points"] > 0 for c in written)
-        assert set(public.forbid) == set(hidden.forbid)
+        ids = [grade_id(c) for c in cells if grade_id(c)]
+        assert len(ids) == len(set(ids))

@@ -17,6 +17,8 @@ ASSIGNMENT = AssignmentUnderTest("imbalanced_loss", slow_tests={"training_outcom
 
 def test_suites_match_the_notebook() -> None:
     ASSIGNMENT.check_suites_match_the_notebook()
+    public, hidden = ASSIGNMENT.suites()
+    assert set(public.forbid) == set(hidden.forbid)
 
 
 def test_solution_passes_every_fast_test() -> None:

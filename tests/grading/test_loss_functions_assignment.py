@@ -18,6 +18,8 @@ ASSIGNMENT = AssignmentUnderTest("loss_functions", slow_tests={"training_outcome
 
 def test_suites_match_the_notebook() -> None:
     ASSIGNMENT.check_suites_match_the_notebook()
+    public, hidden = ASSIGNMENT.suites()
+    assert set(public.forbid) == set(hidden.forbid)
 
 
 def test_solution_passes_every_fast_test() -> None:
